@@ -1,0 +1,3 @@
+from synsetlab.cli.main import main
+
+main()

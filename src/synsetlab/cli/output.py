@@ -1,0 +1,71 @@
+"""Rendering results for people (tables) and machines (JSON, JSON lines, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from synsetlab.engine.results import ImageResult
+
+CSV_FIELDS = ("path", "rank", "index", "wnid", "label", "probability", "error")
+
+
+def render_results(results: Sequence[ImageResult], fmt: str) -> str:
+    """``results`` as text in the format ``fmt`` (table, json, jsonl or csv)."""
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in results], indent=2) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(r.to_dict()) + "\n" for r in results)
+    if fmt == "csv":
+        return _csv(results)
+    return "".join(f"{r.path}\n{render_tables([_result_table(r)])}" for r in results)
+
+
+def render_tables(tables: Sequence[Table]) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=100, force_terminal=False, color_system=None)
+    for table in tables:
+        console.print(table)
+    return buffer.getvalue()
+
+
+def metrics_table(title: str, rows: Sequence[tuple[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    return table
+
+
+def _result_table(result: ImageResult) -> Table:
+    table = Table()
+    if result.error is not None:
+        table.add_column("error")
+        table.add_row(result.error)
+        return table
+    table.add_column("rank", justify="right")
+    table.add_column("probability", justify="right")
+    table.add_column("wnid")
+    table.add_column("label")
+    for p in result.predictions:
+        table.add_row(str(p.rank), f"{p.probability:.4f}", p.wnid or "-", p.label)
+    return table
+
+
+def _csv(results: Sequence[ImageResult]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for result in results:
+        if result.error is not None:
+            writer.writerow({"path": result.path, "error": result.error})
+        for p in result.predictions:
+            writer.writerow({"path": result.path, **p.__dict__, "error": ""})
+    return buffer.getvalue()

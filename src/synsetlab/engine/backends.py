@@ -1,0 +1,45 @@
+"""Runtimes that turn a batch of preprocessed pictures into logits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+class Backend(Protocol):
+    """Anything that maps a float32 NCHW batch to float32 logits of shape (N, classes)."""
+
+    name: str
+
+    def run(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+class TorchBackend:
+    """Eager PyTorch, on CPU or CUDA; the reference every other backend is checked against."""
+
+    name = "torch"
+
+    def __init__(self, module: torch.nn.Module, device: str = "cpu") -> None:
+        self.module = module.to(device).eval()
+        self.device = torch.device(device)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        # Prediction is only meaningful in eval mode (BatchNorm running statistics, no
+        # dropout); a caller may have switched the shared module back to training.
+        if self.module.training:
+            self.module.eval()
+        with torch.inference_mode():
+            inputs = torch.from_numpy(batch).to(self.device)
+            return self.module(inputs).float().cpu().numpy()
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` means CUDA when a GPU is visible, else the CPU."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device

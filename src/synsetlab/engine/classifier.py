@@ -1,0 +1,181 @@
+"""The classifier: pictures in, ranked WordNet classes out, for the CLI and for Python."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from synsetlab.data.images import load_image, to_rgb
+from synsetlab.engine.backends import Backend, TorchBackend, resolve_device
+from synsetlab.engine.results import ImageResult, Prediction
+from synsetlab.errors import ConfigError, ImageLoadError
+from synsetlab.models import LoadedModel, create_model
+
+logger = logging.getLogger(__name__)
+
+#: What :meth:`Classifier.predict` takes: a path, a Pillow image, or a tensor. Float tensors
+#: are model-ready (normalised CHW); uint8 tensors are raw CHW pictures and get preprocessed.
+ImageInput = Union[str, os.PathLike, Image.Image, torch.Tensor]  # noqa: UP007
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Classifier:
+    """A loaded model plus the batching, decoding and top-k logic around it."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        workers: int | None = None,
+        max_pixels: int | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+        self.model = model
+        self.batch_size = batch_size
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self.max_pixels = max_pixels
+        self.backend = backend or TorchBackend(model.module, resolve_device(device))
+        logger.info("engine: %s, batch size %d", self.backend.name, batch_size)
+
+    @classmethod
+    def from_name(cls, name: str, *, allow_download: bool = False, **kwargs: object) -> Classifier:
+        """Load a model by name (see :func:`synsetlab.create_model`) and wrap it."""
+        return cls(create_model(name, allow_download=allow_download), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.model.classes.labels)
+
+    def preprocess(self, item: ImageInput) -> np.ndarray:
+        """The normalised CHW float32 array for one input."""
+        if isinstance(item, torch.Tensor):
+            return self._tensor_array(item)
+        if isinstance(item, Image.Image):
+            return self.model.preprocessing.to_array(to_rgb(item))
+        return self.load_array(Path(item))
+
+    def load_array(self, path: Path) -> np.ndarray:
+        """Decode and preprocess one file; raises :class:`ImageLoadError`."""
+        image = load_image(path, max_pixels=self.max_pixels)
+        return self.model.preprocessing.to_array(image)
+
+    def logits(self, batch: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Raw scores (N, classes) for a model-ready NCHW batch."""
+        array = batch.numpy() if isinstance(batch, torch.Tensor) else batch
+        return self.backend.run(np.ascontiguousarray(array, dtype=np.float32))
+
+    def predict(self, item: ImageInput, top_k: int = 5) -> list[Prediction]:
+        """The top-k predictions for one picture."""
+        return self.predict_batch([item], top_k)[0]
+
+    def predict_batch(
+        self, items: Sequence[ImageInput] | torch.Tensor, top_k: int = 5
+    ) -> list[list[Prediction]]:
+        """The top-k predictions for each picture; a 4-D tensor is a batch of them."""
+        arrays = [self.preprocess(item) for item in items]
+        rows: list[list[Prediction]] = []
+        for start in range(0, len(arrays), self.batch_size):
+            batch = np.stack(arrays[start : start + self.batch_size])
+            rows.extend(self.top_k(self.logits(batch), top_k))
+        return rows
+
+    def classify_files(
+        self,
+        paths: Iterable[Path],
+        top_k: int = 5,
+        on_result: Callable[[ImageResult], None] | None = None,
+    ) -> Iterator[ImageResult]:
+        """Classify files in order, decoding in parallel; bad files yield an error result."""
+        for path, probs in self.score_files(paths):
+            if isinstance(probs, ImageLoadError):
+                result = ImageResult(str(path), error=probs.reason)
+            else:
+                result = ImageResult(str(path), tuple(self._ranked(probs, top_k)))
+            if on_result is not None:
+                on_result(result)
+            yield result
+
+    def score_files(
+        self, paths: Iterable[Path]
+    ) -> Iterator[tuple[Path, np.ndarray | ImageLoadError]]:
+        """Class probabilities for each file, in order, or the error that stopped it."""
+        loaded = prefetch(self._try_load, paths, self.workers, depth=2 * self.batch_size)
+        for chunk in chunks(loaded, self.batch_size):
+            good = [arr for _, arr in chunk if isinstance(arr, np.ndarray)]
+            probs = iter(softmax(self.logits(np.stack(good))) if good else [])
+            for path, arr in chunk:
+                yield path, next(probs) if isinstance(arr, np.ndarray) else arr
+
+    def top_k(self, logits: np.ndarray, k: int) -> list[list[Prediction]]:
+        """Softmax then the k most probable classes per row, best first."""
+        return [self._ranked(row, k) for row in softmax(logits)]
+
+    def _ranked(self, probs: np.ndarray, k: int) -> list[Prediction]:
+        order = np.argsort(-probs, kind="stable")[: min(k, probs.shape[0])]
+        return [self._prediction(r + 1, int(i), float(probs[i])) for r, i in enumerate(order)]
+
+    def _prediction(self, rank: int, index: int, probability: float) -> Prediction:
+        classes = self.model.classes
+        return Prediction(rank, index, classes.wnids[index], classes.labels[index], probability)
+
+    def _try_load(self, path: Path) -> tuple[Path, np.ndarray | ImageLoadError]:
+        try:
+            return path, self.load_array(path)
+        except ImageLoadError as exc:
+            logger.error("skipping %s", exc)
+            return path, exc
+
+    def _tensor_array(self, tensor: torch.Tensor) -> np.ndarray:
+        if tensor.ndim != 3 or tensor.shape[0] != 3:
+            raise ConfigError(
+                f"expected a CHW tensor with 3 channels, got shape {tuple(tensor.shape)}"
+            )
+        if tensor.dtype == torch.uint8:
+            image = Image.fromarray(tensor.permute(1, 2, 0).cpu().numpy(), mode="RGB")
+            return self.model.preprocessing.to_array(image)
+        return tensor.detach().cpu().float().numpy()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def prefetch(fn: Callable[[T], R], items: Iterable[T], workers: int, depth: int) -> Iterator[R]:
+    """``map(fn, items)`` in a thread pool, in order, with at most ``depth`` results waiting."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synsetlab-decode") as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

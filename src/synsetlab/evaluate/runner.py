@@ -1,0 +1,141 @@
+"""Evaluating a classifier on labelled images: ILSVRC top-1 and top-5."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synsetlab.data.labelled import LabelledImage, read_labelled
+from synsetlab.engine.classifier import Classifier
+from synsetlab.errors import DatasetError, ImageLoadError
+from synsetlab.evaluate.metrics import topk_accuracy
+from synsetlab.models.classes import ClassList
+
+logger = logging.getLogger(__name__)
+
+#: How many ranked guesses are kept per image (ILSVRC scores five).
+KEEP = 5
+
+
+@dataclass
+class Evaluation:
+    """Everything measured on one dataset; ``ranked``/``scores`` hold the top guesses."""
+
+    model: str
+    data: str
+    paths: list[str]
+    truth: np.ndarray
+    ranked: np.ndarray
+    scores: np.ndarray
+    true_scores: np.ndarray
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    unknown_labels: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.paths)
+
+    def accuracy(self, k: int) -> float:
+        return topk_accuracy(self.truth, self.ranked, k)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline figures, as written to JSON."""
+        top1, top5 = self.accuracy(1), self.accuracy(min(KEEP, self.ranked.shape[1]))
+        return {
+            "model": self.model,
+            "data": self.data,
+            "top1_accuracy": top1,
+            "top5_accuracy": top5,
+            "top1_error": 1.0 - top1,
+            "top5_error": 1.0 - top5,
+            "num_images": self.num_images,
+            "num_failed": len(self.failures),
+            "failed": [{"path": p, "error": e} for p, e in self.failures],
+            "unknown_labels": self.unknown_labels,
+        }
+
+
+def evaluate(
+    classifier: Classifier,
+    data: Path,
+    labels: Path | None = None,
+    on_image: Callable[[], None] | None = None,
+) -> Evaluation:
+    """Classify every labelled image under ``data`` and score the guesses."""
+    items = read_labelled(data, labels)
+    known, unknown = map_labels(items, classifier.model.classes)
+    if not known:
+        raise DatasetError(
+            f"{data}: none of the labels {sorted(unknown)[:5]} is a class of the model"
+        )
+    truth_of = {item.path: index for item, index in known}
+    paths, truth, rows, failures = [], [], [], []
+    for path, probs in classifier.score_files([item.path for item, _ in known]):
+        if on_image is not None:
+            on_image()
+        if isinstance(probs, ImageLoadError):
+            failures.append((str(path), probs.reason))
+            continue
+        paths.append(str(path))
+        truth.append(truth_of[path])
+        rows.append(probs)
+    return _collect(classifier.model.name, data, paths, np.asarray(truth), rows, failures, unknown)
+
+
+def map_labels(
+    items: list[LabelledImage], classes: ClassList
+) -> tuple[list[tuple[LabelledImage, int]], dict[str, int]]:
+    """Pair each image with its class index; count the labels the model does not know."""
+    known: list[tuple[LabelledImage, int]] = []
+    unknown: dict[str, int] = {}
+    for item in items:
+        index = class_index(item.label, classes)
+        if index is None:
+            unknown[item.label] = unknown.get(item.label, 0) + 1
+        else:
+            known.append((item, index))
+    for label, count in sorted(unknown.items()):
+        logger.warning("label %r (%d images) is not a class of the model; left out", label, count)
+    return known, unknown
+
+
+def class_index(label: str, classes: ClassList) -> int | None:
+    """A label's class index: a WordNet id, a class name, or a 0-based integer index."""
+    try:
+        return classes.index_of(label)
+    except KeyError:
+        pass
+    if label.isdigit() and int(label) < len(classes):
+        return int(label)
+    return None
+
+
+def _collect(
+    model: str,
+    data: Path,
+    paths: list[str],
+    truth: np.ndarray,
+    rows: list[np.ndarray],
+    failures: list[tuple[str, str]],
+    unknown: dict[str, int],
+) -> Evaluation:
+    probs = np.stack(rows) if rows else np.zeros((0, KEEP), dtype=np.float32)
+    keep = min(KEEP, probs.shape[1])
+    ranked = np.argsort(-probs, axis=1, kind="stable")[:, :keep]
+    index = np.arange(len(paths))
+    return Evaluation(
+        model=model,
+        data=str(data),
+        paths=paths,
+        truth=truth.astype(np.int64),
+        ranked=ranked,
+        scores=np.take_along_axis(probs, ranked, axis=1),
+        true_scores=probs[index, truth] if len(paths) else np.zeros(0, dtype=np.float32),
+        failures=failures,
+        unknown_labels=unknown,
+    )
