@@ -4,9 +4,10 @@ The rules, each of which once broke somebody's training or evaluation run:
 
 - The format is decided by the file's content, never by its extension.
 - EXIF orientation is applied before anything else, so phone photos stand upright.
-- Every mode becomes 8-bit RGB: transparent pixels (LA, RGBA, P with a transparency entry)
-  are composited on :data:`BACKGROUND` (white, like a browser page); CMYK is converted
-  by Pillow so that red stays red; 16-bit and 32-bit grayscale are rescaled, not clipped.
+- Every mode becomes 8-bit RGB: transparent pixels (LA, RGBA, P with a transparency entry,
+  L and RGB with a transparent colour key) are composited on :data:`BACKGROUND` (white, like
+  a browser page); CMYK is converted by Pillow so that red stays red; 16-bit and 32-bit
+  grayscale are rescaled, not clipped.
 - Animated images give their first frame.
 - Images with more than ``max_pixels`` pixels are refused before they are decoded
   (decompression bombs), as are empty, truncated and non-image files. Each failure raises
@@ -18,13 +19,18 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import struct
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from synsetlab.errors import ImageLoadError
+from synsetlab.errors import ConfigError, ImageLoadError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +43,14 @@ DEFAULT_MAX_PIXELS = 89_478_485
 
 _TRANSPARENT_MODES = {"LA", "La", "RGBA", "RGBa", "PA"}
 _HIGH_DEPTH_GRAY = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+#: Modes where a palette entry or one colour (PNG tRNS, GIF) marks the transparent pixels.
+_KEYED_MODES = {"P", "L", "RGB"}
+
+#: Errors Pillow's decoders raise on corrupt data besides OSError (seen in bug reports).
+_DECODE_ERRORS = (ValueError, SyntaxError, EOFError, struct.error, IndexError)
+
+# Serialises the moments when Pillow's process-wide pixel limit is raised (see _open).
+_PILLOW_LIMIT_LOCK = threading.Lock()
 
 
 def default_max_pixels() -> int:
@@ -45,7 +59,9 @@ def default_max_pixels() -> int:
     if not value:
         return DEFAULT_MAX_PIXELS
     if not value.isdigit() or int(value) <= 0:
-        raise ImageLoadError("SYNSETLAB_MAX_PIXELS", f"expected a positive integer, got {value!r}")
+        raise ConfigError(
+            f"SYNSETLAB_MAX_PIXELS: expected a positive integer number of pixels, got {value!r}"
+        )
     return int(value)
 
 
@@ -64,7 +80,7 @@ def load_image(
     path = Path(path)
     limit = default_max_pixels() if max_pixels is None else max_pixels
     _check_not_empty(path)
-    with _open(path) as image:
+    with _open(path, limit) as image:
         _check_pixels(path, image, limit)
         if draft_size is not None and image.format == "JPEG":
             image.draft("RGB", draft_size)
@@ -76,8 +92,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     image = ImageOps.exif_transpose(image) or image
     if image.mode in _HIGH_DEPTH_GRAY:
         return _rescale_gray(image).convert("RGB")
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in _KEYED_MODES and "transparency" in image.info:
+        image = image.convert("RGBA")
     if image.mode in _TRANSPARENT_MODES:
         return _composite(image.convert("RGBA"))
     if image.mode == "RGB":
@@ -94,24 +110,63 @@ def _check_not_empty(path: Path) -> None:
         raise ImageLoadError(path, "the file is empty (0 bytes)")
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: Path, limit: int) -> Image.Image:
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pillow_pixel_limit(limit):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(path)
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(path, f"refused as a possible decompression bomb: {exc}") from exc
+        raise ImageLoadError(path, _bomb_reason(_pillow_pixels(exc), limit)) from exc
     except UnidentifiedImageError as exc:
         raise ImageLoadError(path, _not_an_image_reason(path)) from exc
     except OSError as exc:
+        if "truncated" in str(exc).lower():
+            raise ImageLoadError(path, f"the file is damaged or truncated ({exc})") from exc
         raise ImageLoadError(path, f"cannot open the file ({exc})") from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageLoadError(path, f"the image header cannot be decoded ({exc})") from exc
+
+
+@contextmanager
+def _pillow_pixel_limit(limit: int) -> Iterator[None]:
+    """Let ``Image.open`` accept up to ``limit`` pixels, so that our limit is the one in force.
+
+    Pillow refuses more than twice ``Image.MAX_IMAGE_PIXELS`` inside ``Image.open``, before
+    we see the size. That is process-wide state, so it is raised only while opening, under a
+    lock, and only for a limit above Pillow's default; lower limits are checked by us.
+    """
+    if limit <= 2 * DEFAULT_MAX_PIXELS:
+        yield
+        return
+    with _PILLOW_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None if saved is None else max(saved, limit)
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _pillow_pixels(exc: Exception) -> str:
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"{found.group(1)} pixels" if found else str(exc)
+
+
+def _bomb_reason(size: str, limit: int) -> str:
+    return (
+        f"refused as a possible decompression bomb: {size} exceeds the limit of {limit}; "
+        "raise --max-pixels (or SYNSETLAB_MAX_PIXELS) if the image is genuine"
+    )
 
 
 def _not_an_image_reason(path: Path) -> str:
     with path.open("rb") as handle:
         head = handle.read(64).lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
-        return "not an image: the file holds HTML/XML text (a web page saved under an image name?)"
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<svg")):
+        return (
+            "not an image Pillow can read: the file holds HTML, XML or SVG text "
+            "(a web page or vector drawing saved under an image name?)"
+        )
     return "not an image in a format Pillow can read (unsupported or unknown format)"
 
 
@@ -119,10 +174,7 @@ def _check_pixels(path: Path, image: Image.Image, limit: int) -> None:
     width, height = image.size
     if width * height > limit:
         raise ImageLoadError(
-            path,
-            f"refused as a possible decompression bomb: {width}x{height} = {width * height} pixels"
-            f" exceeds the limit of {limit}; raise --max-pixels (or SYNSETLAB_MAX_PIXELS)"
-            " if the image is genuine",
+            path, _bomb_reason(f"{width}x{height} = {width * height} pixels", limit)
         )
     if width < 1 or height < 1:
         raise ImageLoadError(path, f"the image has no pixels ({width}x{height})")
@@ -135,7 +187,7 @@ def _decode_rgb(path: Path, image: Image.Image) -> Image.Image:
         return to_rgb(image)
     except OSError as exc:
         raise ImageLoadError(path, f"the image data is damaged or truncated ({exc})") from exc
-    except (ValueError, SyntaxError, EOFError) as exc:
+    except _DECODE_ERRORS as exc:
         raise ImageLoadError(path, f"the image data cannot be decoded ({exc})") from exc
 
 

@@ -39,7 +39,9 @@ def read_labelled(data: Path, labels: Path | None = None) -> list[LabelledImage]
     """The images under ``data`` with their ground-truth labels, in a stable order."""
     if not data.is_dir():
         raise DatasetError(f"{data}: expected a folder of images, but it is not a folder")
-    labels = labels or _find_solution_file(data)
+    # A solution file found beside class folders (Kaggle's sits at the top of its tree)
+    # is not theirs: only a folder that holds images directly is read as the flat layout.
+    labels = labels or (_find_solution_file(data) if _direct_images(data) else None)
     if labels is not None:
         return _read_flat(data, labels)
     class_dirs = class_folders(data)
@@ -64,15 +66,19 @@ def _find_solution_file(data: Path) -> Path | None:
     return None
 
 
+def _direct_images(data: Path) -> list[Path]:
+    return [p for p in walk_folder(data) if p.parent == data]
+
+
 def _read_flat(data: Path, labels: Path) -> list[LabelledImage]:
-    images = [p for p in walk_folder(data) if p.parent == data]
+    images = _direct_images(data)
     if not images:
         raise DatasetError(f"{data}: no image files directly in this folder to match {labels}")
     if labels.suffix.lower() == ".csv":
         table = _read_kaggle_csv(labels)
         return _match_by_name(images, table, labels)
     lines = _read_label_lines(labels)
-    if all(len(line.split()) == 2 for line in lines):
+    if _names_files(lines, images):
         table = dict(line.split() for line in lines)
         return _match_by_name(images, {Path(k).stem: v for k, v in table.items()}, labels)
     if len(lines) != len(images):
@@ -81,6 +87,14 @@ def _read_flat(data: Path, labels: Path) -> list[LabelledImage]:
             "one label per image, in sorted file-name order"
         )
     return [LabelledImage(p, line.strip()) for p, line in zip(images, lines, strict=True)]
+
+
+def _names_files(lines: list[str], images: list[Path]) -> bool:
+    """Whether the lines read ``<file name> <label>`` (rather than two-word class names)."""
+    if not all(len(line.split()) == 2 for line in lines):
+        return False
+    stems = {p.stem for p in images}
+    return any(Path(line.split()[0]).stem in stems for line in lines)
 
 
 def _read_kaggle_csv(path: Path) -> dict[str, str]:

@@ -14,6 +14,8 @@ from synsetlab.errors import ConfigError
 def topk_accuracy(truth: np.ndarray, ranked: np.ndarray, k: int) -> float:
     """Share of rows of ``ranked`` (N, >=k class indices, best first) whose first k hold
     the matching entry of ``truth`` (N,). An empty set of images has accuracy NaN."""
+    if k < 1:
+        raise ConfigError(f"top-k accuracy needs k >= 1, got {k}")
     if ranked.ndim != 2 or ranked.shape[0] != truth.shape[0]:
         raise ConfigError(
             f"expected ranked guesses of shape ({truth.shape[0]}, k), got {ranked.shape}"

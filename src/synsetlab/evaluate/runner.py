@@ -35,6 +35,8 @@ class Evaluation:
     true_scores: np.ndarray
     failures: list[tuple[str, str]] = field(default_factory=list)
     unknown_labels: dict[str, int] = field(default_factory=dict)
+    #: The model's classes, for diagnostics that name them (None when built without a model).
+    classes: ClassList | None = None
 
     @property
     def num_images(self) -> int:
@@ -49,15 +51,20 @@ class Evaluation:
         return {
             "model": self.model,
             "data": self.data,
-            "top1_accuracy": top1,
-            "top5_accuracy": top5,
-            "top1_error": 1.0 - top1,
-            "top5_error": 1.0 - top5,
+            "top1_accuracy": _finite(top1),
+            "top5_accuracy": _finite(top5),
+            "top1_error": _finite(1.0 - top1),
+            "top5_error": _finite(1.0 - top5),
             "num_images": self.num_images,
             "num_failed": len(self.failures),
             "failed": [{"path": p, "error": e} for p, e in self.failures],
             "unknown_labels": self.unknown_labels,
         }
+
+
+def _finite(value: float) -> float | None:
+    # No usable image leaves accuracy undefined (NaN), which is not valid JSON: write null.
+    return None if np.isnan(value) else value
 
 
 def evaluate(
@@ -84,13 +91,18 @@ def evaluate(
         paths.append(str(path))
         truth.append(truth_of[path])
         rows.append(probs)
-    return _collect(classifier.model.name, data, paths, np.asarray(truth), rows, failures, unknown)
+    evaluation = _collect(
+        classifier.model.name, data, paths, np.asarray(truth), rows, failures, unknown
+    )
+    evaluation.classes = classifier.model.classes
+    return evaluation
 
 
 def map_labels(
     items: list[LabelledImage], classes: ClassList
 ) -> tuple[list[tuple[LabelledImage, int]], dict[str, int]]:
     """Pair each image with its class index; count the labels the model does not know."""
+    _refuse_one_based_ids(items, classes)
     known: list[tuple[LabelledImage, int]] = []
     unknown: dict[str, int] = {}
     for item in items:
@@ -102,6 +114,35 @@ def map_labels(
     for label, count in sorted(unknown.items()):
         logger.warning("label %r (%d images) is not a class of the model; left out", label, count)
     return known, unknown
+
+
+def _refuse_one_based_ids(items: list[LabelledImage], classes: ClassList) -> None:
+    """Integer labels 1..N with N present and 0 absent are not our 0-based indices.
+
+    The ILSVRC devkit's ground truth holds ILSVRC2012_IDs (1-based, in the devkit's own class
+    order, not the sorted WordNet-id order): read as indices, nearly every image would be
+    scored against the wrong class, silently.
+    """
+    labels = {item.label for item in items}
+    if not labels or not all(label.isdigit() for label in labels):
+        return
+    if any(_is_class_name(label, classes) for label in labels):
+        return  # a model whose classes are named "1", "2"...: the names decide
+    numbers = {int(label) for label in labels}
+    if 0 not in numbers and len(classes) in numbers:
+        raise DatasetError(
+            f"the labels are integers from 1 to {len(classes)}: devkit ILSVRC2012_IDs, not "
+            f"0-based class indices in the model's order (0 to {len(classes) - 1}); convert "
+            "them to WordNet ids (the devkit's meta.mat maps one to the other) and pass that file"
+        )
+
+
+def _is_class_name(label: str, classes: ClassList) -> bool:
+    try:
+        classes.index_of(label)
+    except KeyError:
+        return False
+    return True
 
 
 def class_index(label: str, classes: ClassList) -> int | None:

@@ -18,6 +18,7 @@ import timm
 import torch
 
 from synsetlab.errors import WeightsMismatchError, WeightsUnavailableError
+from synsetlab.models import hub
 from synsetlab.models.base import LoadedModel
 from synsetlab.models.classes import imagenet_classes
 from synsetlab.models.preprocessing import Preprocessing
@@ -66,7 +67,7 @@ def create(name: str) -> LoadedModel:
     """Build timm's architecture and load the bundled weights into it, checking every tensor."""
     path = weights_file(name)
     module = timm.create_model(name, pretrained=False, num_classes=1000)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = hub.read_state_dict(path)
     module.load_state_dict(remap_by_order(state, module.state_dict(), source=path))
     logger.info("loaded %s weights from %s", name, path)
     return LoadedModel(

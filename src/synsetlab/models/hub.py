@@ -18,7 +18,7 @@ import torch
 import torchvision
 from timm.data import ImageNetInfo, infer_imagenet_subset, resolve_data_config
 
-from synsetlab.errors import WeightsUnavailableError
+from synsetlab.errors import ModelNotFoundError, WeightsUnavailableError
 from synsetlab.models.base import LoadedModel
 from synsetlab.models.classes import ClassList, imagenet_classes
 from synsetlab.models.preprocessing import Preprocessing
@@ -41,11 +41,11 @@ def create_torchvision(name: str, allow_download: bool = False) -> LoadedModel:
     weights = torchvision.models.get_model_weights(name).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
     if cached.is_file():
-        state = torch.load(cached, map_location="cpu", weights_only=True)
+        state = read_state_dict(cached)
     elif allow_download:
         state = weights.get_state_dict(progress=True)
     else:
-        raise _not_cached(f"torchvision {name} ({weights})", cached, weights.url)
+        raise _not_cached(f"torchvision {name} ({weights})", cached, f"published at {weights.url}")
     module = torchvision.models.get_model(name, weights=None)
     module.load_state_dict(state)
     logger.info("loaded torchvision %s weights %s from %s", name, weights, cached)
@@ -61,7 +61,7 @@ def create_torchvision(name: str, allow_download: bool = False) -> LoadedModel:
 
 def create_timm(name: str, allow_download: bool = False) -> LoadedModel:
     """A timm classifier with its pretrained weights (``name`` may carry a tag)."""
-    cfg = timm.models.get_pretrained_cfg(name)
+    cfg = _timm_pretrained_cfg(name)
     found = _timm_cached_file(cfg)
     if found is not None:
         module = timm.create_model(
@@ -70,8 +70,7 @@ def create_timm(name: str, allow_download: bool = False) -> LoadedModel:
     elif allow_download:
         module = timm.create_model(name, pretrained=True)
     else:
-        where = _timm_expected_location(cfg)
-        raise _not_cached(f"timm {name}", where, getattr(cfg, "url", "") or "")
+        raise _not_cached(f"timm {name}", _timm_expected_location(cfg), _timm_source(cfg))
     logger.info("loaded timm %s weights from %s", name, found or "a download")
     return LoadedModel(
         name=name,
@@ -81,6 +80,39 @@ def create_timm(name: str, allow_download: bool = False) -> LoadedModel:
         classes=_timm_classes(module),
         source=str(found or name),
     )
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors in a ``.pth`` weights file; a damaged file (an interrupted download, say)
+    raises :class:`WeightsUnavailableError` naming it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load fails on damaged files with many exception types
+        raise WeightsUnavailableError(
+            f"{path}: cannot read this weights file ({exc}); it may be incomplete, so delete it "
+            "and place a complete copy there"
+        ) from exc
+    if not isinstance(state, dict):
+        raise WeightsUnavailableError(f"{path}: expected a state dict, found {type(state)}")
+    return state
+
+
+def _timm_pretrained_cfg(name: str) -> Any:
+    """timm's record of where ``name``'s weights live; refuses names without weights."""
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except RuntimeError as exc:  # timm's answer to an unknown tag ("resnet50.nope")
+        raise ModelNotFoundError(
+            f"unknown model {name!r}: {exc}; see timm.list_models({name.split('.')[0]!r}, "
+            "pretrained=True) for the tags that have weights"
+        ) from exc
+    # Without a published file timm would build the network with random weights.
+    if cfg is None or not (cfg.hf_hub_id or cfg.url or cfg.file):
+        raise ModelNotFoundError(
+            f"timm has no pretrained weights for {name!r}: classifying with random weights "
+            "would be meaningless; pick a name from timm.list_models(pretrained=True)"
+        )
+    return cfg
 
 
 def _timm_cached_file(cfg: Any) -> Path | None:
@@ -109,10 +141,20 @@ def _timm_expected_location(cfg: Any) -> Path:
     return Path(HF_HUB_CACHE) / f"models--{str(cfg.hf_hub_id).replace('/', '--')}"
 
 
-def _not_cached(what: str, where: Path, url: str) -> WeightsUnavailableError:
-    hint = f" (published at {url})" if url else ""
+def _timm_source(cfg: Any) -> str:
+    url = getattr(cfg, "url", None)
+    if url:
+        return f"published at {url}"
+    # The hub cache is a folder tree, not one file: say what belongs inside it.
+    return (
+        f"the Hugging Face repository {cfg.hf_hub_id}, kept by huggingface_hub as "
+        "snapshots/<revision>/model.safetensors in that folder"
+    )
+
+
+def _not_cached(what: str, where: Path, source: str) -> WeightsUnavailableError:
     return WeightsUnavailableError(
-        f"the weights for {what} are not in the local cache: expected {where}{hint}. "
+        f"the weights for {what} are not in the local cache: expected {where} ({source}). "
         "Place the file there, or run once with --allow-download on a machine with network; "
         "the bundled models (efficientnet_lite0/1/2) need no download"
     )
