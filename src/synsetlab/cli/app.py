@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,22 @@ DownloadOpt = Annotated[
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+
+
+class Engine(str, Enum):
+    """What runs the model; ``auto`` is explained in :mod:`synsetlab.engine.selection`."""
+
+    auto = "auto"
+    onnxruntime = "onnxruntime"
+    torch = "torch"
+
+
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine", help="auto (onnxruntime on the CPU, PyTorch on a GPU), onnxruntime or torch."
+    ),
+]
 PixelsOpt = Annotated[
     int | None, typer.Option("--max-pixels", min=1, help="Refuse larger images (bomb guard).")
 ]

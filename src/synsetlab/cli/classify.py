@@ -12,6 +12,8 @@ from synsetlab.cli.app import (
     BatchOpt,
     DeviceOpt,
     DownloadOpt,
+    Engine,
+    EngineOpt,
     ModelOpt,
     OutputOpt,
     PixelsOpt,
@@ -45,12 +47,15 @@ def classify(
     output: OutputOpt = None,
     batch_size: BatchOpt = 32,
     device: DeviceOpt = "cpu",
+    engine: EngineOpt = Engine.auto,
     max_pixels: PixelsOpt = None,
     allow_download: DownloadOpt = False,
 ) -> None:
     """Top-k ImageNet classes (WordNet id and name) for each image."""
     loaded = create_model(model, allow_download=allow_download)
-    classifier = Classifier(loaded, batch_size=batch_size, device=device, max_pixels=max_pixels)
+    classifier = Classifier(
+        loaded, batch_size=batch_size, device=device, engine=engine.value, max_pixels=max_pixels
+    )
     files = find_images(paths)
     logger.info("classifying %d files", len(files))
     with progress(len(files), show=len(files) > 1) as advance:

@@ -12,7 +12,11 @@ logger = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
-    """Anything that maps a float32 NCHW batch to float32 logits of shape (N, classes)."""
+    """Anything that maps a float32 NCHW batch to float32 logits of shape (N, classes).
+
+    A backend may also have an integer ``lanes``: how many ``run`` calls it serves at once
+    from different threads (1 when absent).
+    """
 
     name: str
 
@@ -23,6 +27,8 @@ class TorchBackend:
     """Eager PyTorch, on CPU or CUDA; the reference every other backend is checked against."""
 
     name = "torch"
+    #: One call at a time: PyTorch already spreads each call over all its threads.
+    lanes = 1
 
     def __init__(self, module: torch.nn.Module, device: str = "cpu") -> None:
         self.module = module.to(device).eval()
@@ -43,3 +49,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
