@@ -7,14 +7,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
-from synsetlab.data.discovery import find_images
-from synsetlab.data.images import load_image
-from synsetlab.engine.classifier import Classifier
-from synsetlab.engine.results import ImageResult, Prediction
 from synsetlab.errors import (
     ConfigError,
     DatasetError,
@@ -24,14 +19,53 @@ from synsetlab.errors import (
     WeightsMismatchError,
     WeightsUnavailableError,
 )
-from synsetlab.evaluate.runner import Evaluation, evaluate
-from synsetlab.models import DEFAULT_MODEL, LoadedModel, bundled_models, create_model
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from synsetlab.data.discovery import find_images
+    from synsetlab.data.images import load_image
+    from synsetlab.engine.classifier import Classifier
+    from synsetlab.engine.results import ImageResult, Prediction
+    from synsetlab.evaluate.runner import Evaluation, evaluate
+    from synsetlab.models import DEFAULT_MODEL, LoadedModel, bundled_models, create_model
+
+# Imported on first use (PEP 562): ``import synsetlab.cli`` must not load the engine's and the
+# models' dependencies before a command knows it needs them.
+_HOMES = {
+    "find_images": "synsetlab.data.discovery",
+    "load_image": "synsetlab.data.images",
+    "Classifier": "synsetlab.engine.classifier",
+    "ImageResult": "synsetlab.engine.results",
+    "Prediction": "synsetlab.engine.results",
+    "Evaluation": "synsetlab.evaluate.runner",
+    "evaluate": "synsetlab.evaluate.runner",
+    "DEFAULT_MODEL": "synsetlab.models",
+    "LoadedModel": "synsetlab.models",
+    "bundled_models": "synsetlab.models",
+    "create_model": "synsetlab.models",
+}
 
 
-def load_classifier(name: str = DEFAULT_MODEL, **kwargs: Any) -> Classifier:
-    """A ready :class:`Classifier` for a model name; keyword arguments go to the classifier."""
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def load_classifier(name: str | None = None, **kwargs: Any) -> Classifier:
+    """A ready :class:`Classifier` for a model name (default: :data:`DEFAULT_MODEL`);
+    keyword arguments go to the classifier."""
+    from synsetlab.engine.classifier import Classifier
+    from synsetlab.models import DEFAULT_MODEL, create_model
+
     allow_download = bool(kwargs.pop("allow_download", False))
-    return Classifier(create_model(name, allow_download=allow_download), **kwargs)
+    return Classifier(create_model(name or DEFAULT_MODEL, allow_download=allow_download), **kwargs)
 
 
 __all__ = [

@@ -58,3 +58,14 @@ def test_lengths_must_agree() -> None:
 )
 def test_is_wnid(text: str, expected: bool) -> None:
     assert is_wnid(text) is expected
+
+
+def test_imagenet_classes_match_timm_without_importing_it() -> None:
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    classes = imagenet_classes()
+    assert classes.wnids == tuple(info.label_names())
+    assert classes.labels == tuple(info.index_to_description(i) for i in range(1000))
+    detailed = (info.index_to_description(i, detailed=True) for i in range(1000))
+    assert classes.glosses == tuple(d.split(": ", 1)[1] for d in detailed)

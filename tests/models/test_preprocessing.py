@@ -100,3 +100,16 @@ def test_str_names_every_number() -> None:
     assert str(LITE0) == (
         "resize 256 bicubic, centre crop 224, mean (0.500, 0.500, 0.500), std (0.500, 0.500, 0.500)"
     )
+
+
+def test_in_place_normalisation_equals_the_plain_formula() -> None:
+    prep = Preprocessing(40, 32, "bilinear", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    pixels = np.random.default_rng(3).integers(0, 256, (50, 45, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    cropped = np.asarray(prep.crop_resize(image), dtype=np.float32)
+    mean = np.asarray(prep.mean, dtype=np.float32) * 255.0
+    inv_std = 1.0 / (np.asarray(prep.std, dtype=np.float32) * 255.0)
+    expected = ((cropped - mean) * inv_std).transpose(2, 0, 1)
+    got = prep.to_array(image)
+    assert got.dtype == np.float32 and got.flags.c_contiguous and got.shape == (3, 32, 32)
+    np.testing.assert_array_equal(got, expected)

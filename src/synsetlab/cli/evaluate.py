@@ -28,10 +28,6 @@ from synsetlab.cli.app import (
 )
 from synsetlab.cli.output import metrics_table, render_tables
 from synsetlab.engine.classifier import Classifier
-from synsetlab.evaluate.compare import compare as compare_models
-from synsetlab.evaluate.compare import write_compare_report
-from synsetlab.evaluate.diagnostics import diagnose
-from synsetlab.evaluate.report import write_report
 from synsetlab.evaluate.runner import Evaluation
 from synsetlab.evaluate.runner import evaluate as run_evaluation
 from synsetlab.models import DEFAULT_MODEL, create_model
@@ -121,6 +117,10 @@ def evaluate(
 
 def _report(result: Evaluation, directory: Path, max_pixels: int | None) -> dict[str, Any]:
     """Compute the diagnostics, write the report; the headline figures plus the page's path."""
+    # Imported here: the report's plots need matplotlib (0.25 s), a plain evaluation does not.
+    from synsetlab.evaluate.diagnostics import diagnose
+    from synsetlab.evaluate.report import write_report
+
     diagnostics = diagnose(result)
     page = write_report(diagnostics, directory, max_pixels=max_pixels)
     return {**diagnostics.headline(), "report": str(page)}
@@ -135,6 +135,10 @@ def _compare(
     report: Path | None,
     max_pixels: int | None,
 ) -> None:
+    from synsetlab.evaluate.compare import compare as compare_models
+    from synsetlab.evaluate.compare import write_compare_report
+    from synsetlab.evaluate.diagnostics import diagnose
+
     if model != DEFAULT_MODEL:
         logger.warning("--model %s is not used: --compare names the two models", model)
     comparison = compare_models(diagnose(run(models[0])), diagnose(run(models[1])))

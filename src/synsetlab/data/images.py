@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from synsetlab.errors import ConfigError, ImageLoadError
 
@@ -89,7 +89,7 @@ def load_image(
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Convert an already opened Pillow image to RGB by the rules in this module's docstring."""
-    image = ImageOps.exif_transpose(image) or image
+    image = _upright(image)
     if image.mode in _HIGH_DEPTH_GRAY:
         return _rescale_gray(image).convert("RGB")
     if image.mode in _KEYED_MODES and "transparency" in image.info:
@@ -99,6 +99,15 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     return image.convert("RGB")
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The picture turned as its EXIF orientation tag says (the tag read as Pillow does)."""
+    # exif_transpose copies the whole picture even when the tag asks for nothing: most
+    # photos have no tag, or 1 (upright).
+    if image.getexif().get(ExifTags.Base.Orientation, 1) in (None, 1):
+        return image
+    return ImageOps.exif_transpose(image) or image
 
 
 def _check_not_empty(path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +33,14 @@ class TorchBackend:
     lanes = 1
 
     def __init__(self, module: torch.nn.Module, device: str = "cpu") -> None:
+        import torch
+
         self.module = module.to(device).eval()
         self.device = torch.device(device)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
         # Prediction is only meaningful in eval mode (BatchNorm running statistics, no
         # dropout); a caller may have switched the shared module back to training.
         if self.module.training:
@@ -47,6 +53,8 @@ class TorchBackend:
 def resolve_device(device: str) -> str:
     """``auto`` means CUDA when a GPU is visible, else the CPU."""
     if device == "auto":
+        import torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 

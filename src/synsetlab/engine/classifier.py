@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar, Union
 
 import numpy as np
-import torch
 from PIL import Image
 
 from synsetlab.data.images import load_image, to_rgb
@@ -21,11 +21,14 @@ from synsetlab.engine.selection import create_backend, thread_plan
 from synsetlab.errors import ConfigError, ImageLoadError
 from synsetlab.models import LoadedModel, create_model
 
+if TYPE_CHECKING:
+    import torch
+
 logger = logging.getLogger(__name__)
 
 #: What :meth:`Classifier.predict` takes: a path, a Pillow image, or a tensor. Float tensors
 #: are model-ready (normalised CHW); uint8 tensors are raw CHW pictures and get preprocessed.
-ImageInput = Union[str, os.PathLike, Image.Image, torch.Tensor]  # noqa: UP007
+ImageInput = Union[str, os.PathLike, Image.Image, "torch.Tensor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -92,11 +95,15 @@ class Classifier:
 
     def preprocess(self, item: ImageInput) -> np.ndarray:
         """The normalised CHW float32 array for one input."""
-        if isinstance(item, torch.Tensor):
-            return self._tensor_array(item)
         if isinstance(item, Image.Image):
             return self.model.preprocessing.to_array(to_rgb(item))
-        return self.load_array(Path(item))
+        if isinstance(item, (str, os.PathLike)):
+            return self.load_array(Path(item))
+        if is_tensor(item):
+            return self._tensor_array(item)
+        raise ConfigError(
+            f"expected a file path, a Pillow image or a torch tensor, got {type(item).__name__}"
+        )
 
     def load_array(self, path: Path) -> np.ndarray:
         """Decode and preprocess one file; raises :class:`ImageLoadError`."""
@@ -105,7 +112,7 @@ class Classifier:
 
     def logits(self, batch: np.ndarray | torch.Tensor) -> np.ndarray:
         """Raw scores (N, classes) for a model-ready NCHW batch."""
-        array = batch.numpy() if isinstance(batch, torch.Tensor) else batch
+        array = batch.numpy() if is_tensor(batch) else batch
         return self.backend.run(np.ascontiguousarray(array, dtype=np.float32))
 
     def predict(self, item: ImageInput, top_k: int = 5) -> list[Prediction]:
@@ -184,10 +191,19 @@ class Classifier:
             raise ConfigError(
                 f"expected a CHW tensor with 3 channels, got shape {tuple(tensor.shape)}"
             )
+        import torch  # already imported: a tensor exists
+
         if tensor.dtype == torch.uint8:
             image = Image.fromarray(tensor.permute(1, 2, 0).cpu().numpy(), mode="RGB")
             return self.model.preprocessing.to_array(image)
         return tensor.detach().cpu().float().numpy()
+
+
+def is_tensor(item: Any) -> TypeGuard[torch.Tensor]:
+    """Whether ``item`` is a torch tensor, without importing torch: if nothing imported it,
+    no tensor can exist."""
+    module = sys.modules.get("torch")
+    return module is not None and isinstance(item, module.Tensor)
 
 
 def draft_size(resize_size: int, margin: int = DRAFT_MARGIN) -> tuple[int, int]:

@@ -124,7 +124,7 @@ def onnx_backend(
     """
     cached = load_or_export(model, directory)
     settings = {"intra_threads": intra_threads, "lanes": lanes}
-    fallback = TorchBackend(model.module, "cpu")
+    fallback = TorchOnDemand(model)
     try:
         backend = OnnxBackend(cached.data, fallback=fallback, **settings)
     except Exception as exc:  # onnxruntime raises its own unrelated exception types
@@ -141,6 +141,22 @@ def onnx_backend(
             discard(cached.path)
             raise
     return backend
+
+
+class TorchOnDemand:
+    """Eager PyTorch on the CPU, built on the first batch that needs it: the ONNX engine's
+    fallback for odd input sizes, which most runs never see (and so never import torch)."""
+
+    name = "torch"
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        self._backend: TorchBackend | None = None
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        if self._backend is None:
+            self._backend = TorchBackend(self.model.module, "cpu")
+        return self._backend.run(batch)
 
 
 def check_against_torch(model: LoadedModel, backend: Backend) -> float:

@@ -9,19 +9,22 @@ WARNING and rebuilt, never fed to the runtime.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from synsetlab.engine.onnx_export import OPSET, export_onnx
 from synsetlab.fileio import atomic_write_text
 from synsetlab.models.base import LoadedModel
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,16 @@ def cache_dir() -> Path:
 
 
 def graph_key(model: LoadedModel) -> str:
-    """A hex digest of everything the exported graph depends on."""
+    """A hex digest of everything the exported graph depends on.
+
+    A model whose network is not built yet but whose weights are one known file (the bundled
+    models) is keyed by that file's bytes, so that a cached graph is found without building
+    the network or importing torch (#4: process start). Once built, the network may have been
+    changed, so its tensors are hashed instead; the two keys differ, which only costs one
+    more export.
+    """
+    if model.weights_file is not None and not model.module_built:
+        return _file_key(model, model.weights_file)
     digest = hashlib.sha256()
     module = model.module
     header = {
@@ -55,7 +67,7 @@ def graph_key(model: LoadedModel) -> str:
         "class": f"{type(module).__module__}.{type(module).__qualname__}",
         "crop_size": model.preprocessing.crop_size,
         "opset": OPSET,
-        "torch": torch.__version__,
+        "torch": torch_version(),
     }
     digest.update(json.dumps(header, sort_keys=True).encode())
     for name, tensor in module.state_dict().items():
@@ -64,7 +76,38 @@ def graph_key(model: LoadedModel) -> str:
     return digest.hexdigest()[:32]
 
 
+def _file_key(model: LoadedModel, weights: Path) -> str:
+    header = {
+        "format": CACHE_FORMAT,
+        "architecture": model.architecture,
+        "weights_file_sha256": _file_sha256(weights),
+        "crop_size": model.preprocessing.crop_size,
+        "opset": OPSET,
+        "torch": torch_version(),
+    }
+    return hashlib.sha256(json.dumps(header, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.cache
+def torch_version() -> str:
+    """The installed torch's version, read from its metadata (importing torch takes seconds)."""
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
 def _tensor_bytes(tensor: torch.Tensor) -> bytes:
+    import torch
+
     # Viewed as raw bytes so that every dtype (bfloat16 too) hashes without conversion.
     flat = tensor.detach().cpu().contiguous().reshape(-1)
     return flat.view(torch.uint8).numpy().tobytes()
@@ -105,7 +148,7 @@ def export_to_cache(model: LoadedModel, path: Path) -> bytes:
         "weights": model.source,
         "crop_size": model.preprocessing.crop_size,
         "opset": OPSET,
-        "torch": torch.__version__,
+        "torch": torch_version(),
     }
     atomic_write_text(record_path(path), json.dumps(record, indent=2) + "\n")
     return data

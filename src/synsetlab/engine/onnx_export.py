@@ -7,8 +7,10 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,8 @@ def export_onnx(module: torch.nn.Module, path: Path, crop_size: int) -> Path:
     The graph takes ``input`` (N, 3, crop, crop) normalised pixels and returns ``logits``.
     The file appears atomically: an interrupted export leaves no partial file behind.
     """
+    import torch
+
     module = module.eval().cpu().float()
     example = torch.zeros(1, 3, crop_size, crop_size)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import functools
+import importlib.util
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from synsetlab.errors import ConfigError
@@ -75,16 +78,40 @@ class ClassList:
 
 @functools.cache
 def imagenet_classes() -> ClassList:
-    """The 1000 ImageNet-1k classes in the standard (sorted WordNet id) order, from timm."""
-    from timm.data import ImageNetInfo
+    """The 1000 ImageNet-1k classes in the standard (sorted WordNet id) order.
 
-    info = ImageNetInfo()
-    wnids = tuple(info.label_names())
-    labels = tuple(info.index_to_description(i) for i in range(len(wnids)))
-    glosses = tuple(_gloss(info.index_to_description(i, detailed=True)) for i in range(len(wnids)))
+    Read from the text files timm ships (the same ones ``timm.data.ImageNetInfo`` reads), by
+    path: importing timm costs a second or more (it imports torch), which a classify run on
+    the ONNX engine never needs.
+    """
+    folder = _timm_info_folder()
+    wnids = tuple(_read_lines(folder / "imagenet_synsets.txt"))
+    lemmas = _read_table(folder / "imagenet_synset_to_lemma.txt")
+    definitions = _read_table(folder / "imagenet_synset_to_definition.txt")
+    try:
+        labels = tuple(lemmas[w] for w in wnids)
+        glosses = tuple(definitions[w] for w in wnids)
+    except KeyError as exc:
+        raise ConfigError(f"timm's ImageNet metadata in {folder} has no entry for {exc}") from exc
     return ClassList(labels=labels, wnids=wnids, glosses=glosses)
 
 
-def _gloss(detailed: str) -> str:
-    # timm writes "names: gloss"; the names are already in the label.
-    return detailed.split(": ", 1)[1] if ": " in detailed else ""
+def _timm_info_folder() -> Path:
+    # find_spec locates the package without executing it (timm's __init__ imports torch).
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the ImageNet class names come from timm, which is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "_info"
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read timm's ImageNet metadata {path}: {exc}") from exc
+
+
+def _read_table(path: Path) -> dict[str, str]:
+    """A two-column tab-separated file as a mapping (timm's lemma and definition files)."""
+    rows = csv.reader(_read_lines(path), delimiter="\t")
+    return {row[0]: row[1] for row in rows if len(row) >= 2}

@@ -13,15 +13,15 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-
-import timm
-import torch
+from typing import TYPE_CHECKING
 
 from synsetlab.errors import WeightsMismatchError, WeightsUnavailableError
-from synsetlab.models import hub
 from synsetlab.models.base import LoadedModel
 from synsetlab.models.classes import imagenet_classes
 from synsetlab.models.preprocessing import Preprocessing
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -64,20 +64,31 @@ def weights_file(name: str) -> Path:
 
 
 def create(name: str) -> LoadedModel:
-    """Build timm's architecture and load the bundled weights into it, checking every tensor."""
+    """The bundled model, its network built on first use (see :class:`LoadedModel`)."""
     path = weights_file(name)
+    return LoadedModel(
+        name=name,
+        architecture=name,
+        module=None,
+        build=lambda: build_module(name, path),
+        preprocessing=preprocessing(name),
+        classes=imagenet_classes(),
+        source=str(path),
+        weights_file=path,
+    )
+
+
+def build_module(name: str, path: Path) -> torch.nn.Module:
+    """Build timm's architecture and load the bundled weights into it, checking every tensor."""
+    import timm
+
+    from synsetlab.models import hub
+
     module = timm.create_model(name, pretrained=False, num_classes=1000)
     state = hub.read_state_dict(path)
     module.load_state_dict(remap_by_order(state, module.state_dict(), source=path))
     logger.info("loaded %s weights from %s", name, path)
-    return LoadedModel(
-        name=name,
-        architecture=name,
-        module=module,
-        preprocessing=preprocessing(name),
-        classes=imagenet_classes(),
-        source=str(path),
-    )
+    return module
 
 
 def remap_by_order(

@@ -6,15 +6,18 @@ travel with the model into logs, model files and exports.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from synsetlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
@@ -97,12 +100,25 @@ class Preprocessing:
 
     def to_array(self, image: Image.Image) -> np.ndarray:
         """The normalised CHW float32 array the model takes, from an RGB picture."""
-        pixels = np.asarray(self.crop_resize(image), dtype=np.float32)
-        mean = np.asarray(self.mean, dtype=np.float32) * 255.0
-        inv_std = 1.0 / (np.asarray(self.std, dtype=np.float32) * 255.0)
-        return np.ascontiguousarray(((pixels - mean) * inv_std).transpose(2, 0, 1))
+        pixels = np.asarray(self.crop_resize(image))
+        chw = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
+        # One float32 copy, transposed on the way, then normalised in place: no temporaries.
+        np.copyto(chw, pixels.transpose(2, 0, 1), casting="unsafe")
+        chw -= self._scaled_mean
+        chw *= self._inv_scaled_std
+        return chw
+
+    @functools.cached_property
+    def _scaled_mean(self) -> np.ndarray:
+        return (np.asarray(self.mean, dtype=np.float32) * 255.0).reshape(3, 1, 1)
+
+    @functools.cached_property
+    def _inv_scaled_std(self) -> np.ndarray:
+        return (1.0 / (np.asarray(self.std, dtype=np.float32) * 255.0)).reshape(3, 1, 1)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
+        import torch
+
         return torch.from_numpy(self.to_array(image))
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from synsetlab.errors import ModelNotFoundError
-from synsetlab.models import efficientnet_lite, hub
+from synsetlab.models import efficientnet_lite
 from synsetlab.models.base import LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def create_model(name: str = DEFAULT_MODEL, *, allow_download: bool = False) -> 
     ``name`` is a bundled model (:func:`bundled_models`), a torchvision classifier name
     (``resnet50``), or a timm name with optional tag (``convnext_tiny.fb_in1k``); prefix with
     ``torchvision:`` or ``timm:`` to choose between the two where both know the name.
+    A path to a ``.synsetlab`` model file (``synsetlab finetune``) loads that file.
     """
     start = time.perf_counter()
     model = _dispatch(name, allow_download)
@@ -36,9 +38,18 @@ def create_model(name: str = DEFAULT_MODEL, *, allow_download: bool = False) -> 
 
 
 def _dispatch(name: str, allow_download: bool) -> LoadedModel:
+    # modelfile, hub and their torch/timm imports cost 2-3 s: only import them when the name
+    # can be theirs, so that a bundled model served from the ONNX cache never needs torch.
+    if _may_be_model_file(name):
+        from synsetlab.models import modelfile
+
+        if modelfile.is_model_file(name):
+            return modelfile.load_model_file(Path(name))
     family, _, bare = name.rpartition(":")
     if not family and bare in efficientnet_lite.VARIANTS:
         return efficientnet_lite.create(bare)
+    from synsetlab.models import hub
+
     if family in ("", "torchvision") and hub.is_torchvision_model(bare):
         return hub.create_torchvision(bare, allow_download)
     if family in ("", "timm") and hub.is_timm_model(bare):
@@ -48,3 +59,9 @@ def _dispatch(name: str, allow_download: bool) -> LoadedModel:
         "a torchvision classifier name (e.g. resnet50) or a timm model name "
         "(see timm.list_models()); a model file must exist on disk"
     )
+
+
+def _may_be_model_file(name: str) -> bool:
+    """False only where :func:`modelfile.is_model_file` is certain to be: no suffix, no file."""
+    path = Path(name)
+    return bool(path.suffix) or path.is_file()
