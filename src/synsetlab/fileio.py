@@ -29,5 +29,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return target
 
 
+def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Give a finished temporary file the usual permissions and rename it over ``target``."""
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, target)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))

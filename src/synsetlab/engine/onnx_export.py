@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
+from synsetlab.fileio import publish
+
 logger = logging.getLogger(__name__)
 
 #: Opset understood by every onnxruntime release synsetlab supports.
@@ -41,7 +43,7 @@ def export_onnx(module: torch.nn.Module, path: Path, crop_size: int) -> Path:
                 dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
                 opset_version=OPSET, dynamo=False,
             )  # fmt: skip
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
     logger.info(
