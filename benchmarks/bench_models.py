@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from synsetlab import Classifier, WeightsUnavailableError, create_model, evaluate
+from synsetlab import Classifier, WeightsUnavailableError, create_model, evaluate_folder
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-sample"
 BUNDLED = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
@@ -82,7 +82,7 @@ def measure(name: str, data: Path, batch_size: int) -> Row | None:
     classifier = Classifier(model, batch_size=batch_size)
     load_s = time.perf_counter() - start
     start = time.perf_counter()
-    result = evaluate(classifier, data)
+    result = evaluate_folder(classifier, data)
     seconds = time.perf_counter() - start
     pre = model.preprocessing
     return Row(

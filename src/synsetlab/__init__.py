@@ -27,11 +27,15 @@ if TYPE_CHECKING:
     from synsetlab.data.images import load_image
     from synsetlab.engine.classifier import Classifier
     from synsetlab.engine.results import ImageResult, Prediction
-    from synsetlab.evaluate.runner import Evaluation, evaluate
+    from synsetlab.evaluate.runner import Evaluation
+    from synsetlab.evaluate.runner import evaluate as evaluate_folder
     from synsetlab.models import DEFAULT_MODEL, LoadedModel, bundled_models, create_model
 
 # Imported on first use (PEP 562): ``import synsetlab.cli`` must not load the engine's and the
-# models' dependencies before a command knows it needs them.
+# models' dependencies before a command knows it needs them. The evaluation function is
+# published as ``evaluate_folder``: the name ``evaluate`` belongs to the subpackage, and Python
+# rebinds it to the subpackage whenever that is first imported.
+_ALIASES = {"evaluate_folder": "evaluate"}
 _HOMES = {
     "find_images": "synsetlab.data.discovery",
     "load_image": "synsetlab.data.images",
@@ -39,7 +43,7 @@ _HOMES = {
     "ImageResult": "synsetlab.engine.results",
     "Prediction": "synsetlab.engine.results",
     "Evaluation": "synsetlab.evaluate.runner",
-    "evaluate": "synsetlab.evaluate.runner",
+    "evaluate_folder": "synsetlab.evaluate.runner",
     "DEFAULT_MODEL": "synsetlab.models",
     "LoadedModel": "synsetlab.models",
     "bundled_models": "synsetlab.models",
@@ -51,7 +55,7 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+    return getattr(importlib.import_module(home), _ALIASES.get(name, name))
 
 
 def __dir__() -> list[str]:
@@ -85,7 +89,7 @@ __all__ = [
     "__version__",
     "bundled_models",
     "create_model",
-    "evaluate",
+    "evaluate_folder",
     "find_images",
     "load_classifier",
     "load_image",

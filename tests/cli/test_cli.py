@@ -286,3 +286,13 @@ def test_missing_weights_through_the_console_script(tmp_path: Path, photos: Path
     expected = tmp_path / "torch" / "hub" / "checkpoints" / os.path.basename(url)
     assert line.startswith("error: the weights for torchvision resnet50")
     assert str(expected) in line
+
+
+def test_public_evaluate_function_survives_importing_the_evaluate_package() -> None:
+    # Importing a submodule of synsetlab.evaluate rebinds the package attribute; the public
+    # function therefore has its own name and must stay callable afterwards.
+    import synsetlab
+    import synsetlab.evaluate.diagnostics
+
+    assert callable(synsetlab.evaluate_folder)
+    assert synsetlab.evaluate_folder.__module__ == "synsetlab.evaluate.runner"

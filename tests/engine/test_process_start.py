@@ -16,17 +16,20 @@ from synsetlab.models import create_model
 
 HEAVY = ("torch", "timm", "torchvision", "matplotlib")
 
-# The CLI's classify and evaluate commands, run in a fresh interpreter that then reports
-# which heavy packages got imported.
+# The console script's entry point (every command registered), run in a fresh interpreter
+# that then reports which heavy packages got imported.
 SCRIPT = """
 import json, sys
-from synsetlab.cli.app import app
-import synsetlab.cli.classify, synsetlab.cli.evaluate
+from synsetlab.cli.main import main
+report = sys.argv[1]
+sys.argv = ["synsetlab", *sys.argv[2:]]
 try:
-    app(sys.argv[2:], standalone_mode=False)
+    main()
+except SystemExit as exit:
+    assert exit.code == 0, exit.code
 finally:
     heavy = [m for m in {heavy!r} if m in sys.modules]
-    with open(sys.argv[1], "w") as f:
+    with open(report, "w") as f:
         json.dump(heavy, f)
 """
 
