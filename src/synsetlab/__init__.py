@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from synsetlab._lazy import lazy_getattr
 from synsetlab.errors import (
     ConfigError,
     DatasetError,
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 # models' dependencies before a command knows it needs them. The evaluation function is
 # published as ``evaluate_folder``: the name ``evaluate`` belongs to the subpackage, and Python
 # rebinds it to the subpackage whenever that is first imported.
-_ALIASES = {"evaluate_folder": "evaluate"}
 _HOMES = {
     "find_images": "synsetlab.data.discovery",
     "load_image": "synsetlab.data.images",
@@ -51,11 +50,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), _ALIASES.get(name, name))
+__getattr__ = lazy_getattr(__name__, _HOMES, {"evaluate_folder": "evaluate"})
 
 
 def __dir__() -> list[str]:

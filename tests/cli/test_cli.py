@@ -11,57 +11,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torchvision
+from cli_cases import Cli
 from rich.console import Console
 
 import synsetlab
 from synsetlab import __version__
 from synsetlab.cli import app as cli_app
 from synsetlab.cli import logs
-from synsetlab.cli.main import main
 
 ESPRESSO, MISSILE = "n07920052", "n03773504"
 PREDICTION_KEYS = {"rank", "index", "wnid", "label", "probability"}
-
-
-@dataclass
-class Run:
-    status: int
-    out: str
-    err: str
-
-
-Cli = Callable[..., Run]
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    """``cli("classify", path, ...)`` -> exit status, stdout and stderr of the command."""
-    logger = logging.getLogger("synsetlab")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-
-    def run(*args: object) -> Run:
-        monkeypatch.setattr(sys, "argv", ["synsetlab", *(str(a) for a in args)])
-        with pytest.raises(SystemExit) as ended:
-            main()
-        out, err = capsys.readouterr()
-        code = ended.value.code
-        return Run(code if isinstance(code, int) else 1, out, err)
-
-    yield run
-    # The command configured logging to the captured stderr; give the suite its own back.
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture(scope="module")

@@ -4,46 +4,15 @@ resulting model file through ``classify`` and ``evaluate``."""
 from __future__ import annotations
 
 import json
-import logging
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
+from cli_cases import Cli
 from PIL import Image
 
-from synsetlab.cli.main import main
 from synsetlab.models import create_model
-
-
-@dataclass
-class Run:
-    status: int
-    out: str
-    err: str
-
-
-Cli = Callable[..., Run]
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    logger = logging.getLogger("synsetlab")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-
-    def run(*args: object) -> Run:
-        monkeypatch.setattr(sys, "argv", ["synsetlab", *(str(a) for a in args)])
-        with pytest.raises(SystemExit) as ended:
-            main()
-        out, err = capsys.readouterr()
-        code = ended.value.code
-        return Run(code if isinstance(code, int) else 1, out, err)
-
-    yield run
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def stripes(vertical: bool, seed: int) -> Image.Image:

@@ -12,9 +12,9 @@ curves, distributed.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from synsetlab._lazy import lazy_getattr
 from synsetlab.train.settings import DEFAULT_POLICY, FinetuneConfig, FreezePolicy
 
 if TYPE_CHECKING:
@@ -30,11 +30,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)
 
 
 __all__ = [
