@@ -135,3 +135,11 @@ def test_class_index_accepts_wnids_names_and_indices() -> None:
     assert runner.class_index("281", classes) == 281
     assert runner.class_index("1000", classes) is None
     assert runner.class_index("tabby", classes) is None
+
+
+def test_numeric_class_folders_are_names_not_indices() -> None:
+    # Classes "1", "10", "2" (text order); a data folder "0" is not class index 0 ("1").
+    classes = ClassList.from_names(["1", "10", "2"])
+    assert runner.class_index("0", classes, allow_index=False) is None
+    assert runner.class_index("2", classes, allow_index=False) == 2
+    assert runner.class_index("0", classes, allow_index=True) == 0

@@ -233,3 +233,28 @@ def test_inconsistent_data_is_rejected() -> None:
         _toy({"n00000001": (), "n00000002": ("n00000003",), "n00000003": ("n00000002",)})
     with pytest.raises(HierarchyDataError, match="document of version 1"):
         WordNetHierarchy.from_payload({"format": "something else"})
+
+
+def test_every_class_path_climbs_real_parents_to_entity(wn: WordNetHierarchy) -> None:
+    for wnid in wn.classes:
+        path = wn.ancestors(wnid)
+        assert path[0] == wnid and path[-1] == ROOT_WNID, wnid
+        for child, parent in itertools.pairwise(path):
+            assert parent in wn.parents(child), (wnid, child, parent)
+        assert wn.height(wnid) == 0, wnid
+
+
+@pytest.mark.parametrize(
+    ("wnid", "through"),
+    [
+        # Known WordNet 3.0 lineages, one per major branch of the ImageNet classes.
+        ("n03417042", ["truck", "motor vehicle", "wheeled vehicle", "vehicle", "artifact"]),
+        ("n01440764", ["cyprinid", "bony fish", "fish", "vertebrate", "animal", "organism"]),
+        ("n04254680", ["ball", "game equipment", "equipment", "artifact", "object"]),
+        ("n07920052", ["coffee", "beverage"]),
+    ],
+)
+def test_known_lineages(wn: WordNetHierarchy, wnid: str, through: list[str]) -> None:
+    names = [wn.name(a) for a in wn.ancestors(wnid)]
+    positions = [names.index(name) for name in through]
+    assert positions == sorted(positions), names

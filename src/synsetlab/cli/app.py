@@ -19,6 +19,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from synsetlab.cli import logs
+from synsetlab.errors import ConfigError
 from synsetlab.fileio import atomic_write_text
 from synsetlab.models import DEFAULT_MODEL
 
@@ -83,7 +84,13 @@ def emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
-        atomic_write_text(output, text)
+        try:
+            atomic_write_text(output, text)
+        except OSError as exc:
+            raise ConfigError(
+                f"--output {output}: cannot write the results there ({exc.strerror or exc}); "
+                "choose a writable path"
+            ) from exc
         logger.info("results written to %s", output)
 
 

@@ -46,7 +46,7 @@ def classify(
     fmt: Annotated[ResultFormat, typer.Option("--format", "-f")] = ResultFormat.table,
     output: OutputOpt = None,
     batch_size: BatchOpt = 32,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = "auto",
     engine: EngineOpt = Engine.auto,
     max_pixels: PixelsOpt = None,
     allow_download: DownloadOpt = False,

@@ -83,7 +83,7 @@ def evaluate(
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.table,
     output: OutputOpt = None,
     batch_size: BatchOpt = 32,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = "auto",
     engine: EngineOpt = Engine.auto,
     max_pixels: PixelsOpt = None,
     allow_download: DownloadOpt = False,

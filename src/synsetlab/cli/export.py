@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from synsetlab.cli.app import DownloadOpt, app, emit
+from synsetlab.errors import SynsetlabError
 from synsetlab.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,11 @@ def export(
     loaded = create_model(model, allow_download=allow_download)
     target = output or default_output(model)
     export_onnx(loaded.module, target, loaded.preprocessing.crop_size)
-    gap = check_onnx(loaded, target)
+    try:
+        gap = check_onnx(loaded, target)
+    except SynsetlabError:
+        target.unlink(missing_ok=True)  # a graph that disagrees with PyTorch must not be used
+        raise
     sidecar = target.with_suffix(".json")
     description = {**export_description(loaded), "onnx_max_logit_difference": gap}
     atomic_write_text(sidecar, json.dumps(description, indent=2) + "\n")

@@ -31,8 +31,12 @@ KAGGLE_SOLUTION = "LOC_val_solution.csv"
 
 @dataclass(frozen=True)
 class LabelledImage:
+    """An image and its label; ``from_file`` when the label came from a ground-truth file,
+    where an integer may stand for a class index (a class folder's name never does)."""
+
     path: Path
     label: str
+    from_file: bool = False
 
 
 def read_labelled(data: Path, labels: Path | None = None) -> list[LabelledImage]:
@@ -86,7 +90,10 @@ def _read_flat(data: Path, labels: Path) -> list[LabelledImage]:
             f"{labels}: has {len(lines)} labels but {data} holds {len(images)} images; expected "
             "one label per image, in sorted file-name order"
         )
-    return [LabelledImage(p, line.strip()) for p, line in zip(images, lines, strict=True)]
+    return [
+        LabelledImage(p, line.strip(), from_file=True)
+        for p, line in zip(images, lines, strict=True)
+    ]
 
 
 def _names_files(lines: list[str], images: list[Path]) -> bool:
@@ -121,7 +128,7 @@ def _read_label_lines(path: Path) -> list[str]:
 
 
 def _match_by_name(images: list[Path], table: dict[str, str], source: Path) -> list[LabelledImage]:
-    matched = [LabelledImage(p, table[p.stem]) for p in images if p.stem in table]
+    matched = [LabelledImage(p, table[p.stem], from_file=True) for p in images if p.stem in table]
     missing = len(images) - len(matched)
     if missing:
         logger.warning(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from synsetlab.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger(__name__)
+
+_NVIDIA_DRIVER = "/proc/driver/nvidia/version"
 
 
 class Backend(Protocol):
@@ -51,12 +57,20 @@ class TorchBackend:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` means CUDA when a GPU is visible, else the CPU."""
-    if device == "auto":
-        import torch
+    """``auto`` means CUDA when a GPU is visible, else the CPU; ``cuda`` needs a GPU."""
+    if device == "cpu":
+        return device
+    if device != "auto" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigError(f"unknown device {device!r}: expected auto, cpu, cuda or cuda:N")
+    if device == "auto" and not os.path.exists(_NVIDIA_DRIVER):
+        return "cpu"  # no driver: no GPU, and no need to pay for importing torch to learn it
+    import torch
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    if torch.cuda.is_available():
+        return "cuda" if device == "auto" else device
+    if device == "auto":
+        return "cpu"
+    raise ConfigError(f"--device {device}: no CUDA GPU is visible to PyTorch; use --device cpu")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

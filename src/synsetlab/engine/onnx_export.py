@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +42,7 @@ def export_onnx(module: torch.nn.Module, path: Path, crop_size: int) -> Path:
             torch.onnx.export(
                 module, (example,), tmp, input_names=["input"], output_names=["logits"],
                 dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                opset_version=OPSET, dynamo=False,
+                opset_version=OPSET, **_torchscript_exporter(torch),
             )  # fmt: skip
         publish(tmp, path)
     finally:
@@ -50,3 +51,9 @@ def export_onnx(module: torch.nn.Module, path: Path, crop_size: int) -> Path:
         "exported ONNX graph to %s (opset %d, input %dx%d)", path, OPSET, crop_size, crop_size
     )
     return path
+
+
+def _torchscript_exporter(torch: Any) -> dict[str, Any]:
+    # Recent torch defaults to the torch.export-based exporter (which needs onnxscript);
+    # torch 2.4 has only the TorchScript one and no ``dynamo`` argument.
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}

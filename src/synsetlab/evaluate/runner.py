@@ -106,7 +106,7 @@ def map_labels(
     known: list[tuple[LabelledImage, int]] = []
     unknown: dict[str, int] = {}
     for item in items:
-        index = class_index(item.label, classes)
+        index = class_index(item.label, classes, allow_index=item.from_file)
         if index is None:
             unknown[item.label] = unknown.get(item.label, 0) + 1
         else:
@@ -145,13 +145,14 @@ def _is_class_name(label: str, classes: ClassList) -> bool:
     return True
 
 
-def class_index(label: str, classes: ClassList) -> int | None:
-    """A label's class index: a WordNet id, a class name, or a 0-based integer index."""
+def class_index(label: str, classes: ClassList, allow_index: bool = True) -> int | None:
+    """A label's class index: a WordNet id, a class name, or (``allow_index``) a 0-based
+    integer index, as ground-truth files write them."""
     try:
         return classes.index_of(label)
     except KeyError:
         pass
-    if label.isdigit() and int(label) < len(classes):
+    if allow_index and label.isdigit() and int(label) < len(classes):
         return int(label)
     return None
 

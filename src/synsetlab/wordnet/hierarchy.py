@@ -46,6 +46,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from synsetlab.errors import SynsetlabError
+
 logger = logging.getLogger(__name__)
 
 DATA_FILE: Final = "imagenet_hierarchy.json.gz"
@@ -55,7 +57,7 @@ ROOT_WNID: Final = "n00001740"
 _WNID_PATTERN: Final = re.compile(r"n\d{8}")
 
 
-class UnknownSynsetError(ValueError):
+class UnknownSynsetError(SynsetlabError, ValueError):
     """A wnid is malformed or not a synset of the ImageNet-1k hierarchy."""
 
     def __init__(self, wnid: object) -> None:
@@ -70,7 +72,7 @@ class UnknownSynsetError(ValueError):
         )
 
 
-class HierarchyDataError(RuntimeError):
+class HierarchyDataError(SynsetlabError, RuntimeError):
     """The packaged hierarchy data file is missing, unreadable or inconsistent."""
 
 
