@@ -80,6 +80,10 @@ def evaluate(
     labels: Annotated[
         Path | None, typer.Option("--labels", help="LOC_val_solution.csv or one label per line.")
     ] = None,
+    devkit: Annotated[
+        Path | None,
+        typer.Option("--devkit", help="ILSVRC devkit meta.mat: --labels holds ILSVRC2012_IDs."),
+    ] = None,
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.table,
     output: OutputOpt = None,
     batch_size: BatchOpt = 32,
@@ -99,7 +103,7 @@ def evaluate(
             loaded, batch_size=batch_size, device=device, engine=engine.value, max_pixels=max_pixels
         )
         with progress(None) as advance:
-            return run_evaluation(classifier, data, labels, on_image=advance)
+            return run_evaluation(classifier, data, labels, on_image=advance, devkit=devkit)
 
     if compare is not None:
         _compare(run, compare, model, fmt, output, report, max_pixels)

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from synsetlab.data.devkit import read_devkit_ids
 from synsetlab.data.discovery import is_hidden, walk_folder
 from synsetlab.errors import DatasetError
 
@@ -39,8 +40,25 @@ class LabelledImage:
     from_file: bool = False
 
 
-def read_labelled(data: Path, labels: Path | None = None) -> list[LabelledImage]:
-    """The images under ``data`` with their ground-truth labels, in a stable order."""
+def read_labelled(
+    data: Path, labels: Path | None = None, devkit: Path | None = None
+) -> list[LabelledImage]:
+    """The images under ``data`` with their ground-truth labels, in a stable order.
+
+    ``devkit`` (the ILSVRC devkit's ``meta.mat``) turns a label file's ILSVRC2012_IDs into
+    WordNet ids.
+    """
+    items = _read_any(data, labels)
+    if devkit is None:
+        return items
+    ids = read_devkit_ids(devkit)
+    return [
+        LabelledImage(i.path, ids.get(i.label, i.label), from_file=False) if i.from_file else i
+        for i in items
+    ]
+
+
+def _read_any(data: Path, labels: Path | None) -> list[LabelledImage]:
     if not data.is_dir():
         raise DatasetError(f"{data}: expected a folder of images, but it is not a folder")
     # A solution file found beside class folders (Kaggle's sits at the top of its tree)

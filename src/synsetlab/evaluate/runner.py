@@ -72,9 +72,10 @@ def evaluate(
     data: Path,
     labels: Path | None = None,
     on_image: Callable[[], None] | None = None,
+    devkit: Path | None = None,
 ) -> Evaluation:
     """Classify every labelled image under ``data`` and score the guesses."""
-    items = read_labelled(data, labels)
+    items = read_labelled(data, labels, devkit)
     known, unknown = map_labels(items, classifier.model.classes)
     if not known:
         raise DatasetError(
@@ -121,7 +122,7 @@ def _refuse_one_based_ids(items: list[LabelledImage], classes: ClassList) -> Non
 
     The ILSVRC devkit's ground truth holds ILSVRC2012_IDs (1-based, in the devkit's own class
     order, not the sorted WordNet-id order): read as indices, nearly every image would be
-    scored against the wrong class, silently.
+    scored against the wrong class, silently. ``--devkit meta.mat`` translates them.
     """
     labels = {item.label for item in items}
     if not labels or not all(label.isdigit() for label in labels):
@@ -132,8 +133,8 @@ def _refuse_one_based_ids(items: list[LabelledImage], classes: ClassList) -> Non
     if 0 not in numbers and len(classes) in numbers:
         raise DatasetError(
             f"the labels are integers from 1 to {len(classes)}: devkit ILSVRC2012_IDs, not "
-            f"0-based class indices in the model's order (0 to {len(classes) - 1}); convert "
-            "them to WordNet ids (the devkit's meta.mat maps one to the other) and pass that file"
+            f"0-based class indices in the model's order (0 to {len(classes) - 1}); pass the "
+            "devkit's meta.mat with --devkit to translate them to WordNet ids"
         )
 
 
