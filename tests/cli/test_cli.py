@@ -264,3 +264,17 @@ def test_public_evaluate_function_survives_importing_the_evaluate_package() -> N
 
     assert callable(synsetlab.evaluate_folder)
     assert synsetlab.evaluate_folder.__module__ == "synsetlab.evaluate.runner"
+
+
+def test_an_onnx_export_is_not_a_model_and_the_message_says_so(cli: Cli, tmp_path: Path) -> None:
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(b"not used")
+    run = cli("classify", "--model", graph, tmp_path)
+    assert run.status == 1
+    assert "model.onnx" in run.err and ".synsetlab model file" in run.err
+
+
+def test_evaluate_a_missing_folder_says_it_does_not_exist(cli: Cli, tmp_path: Path) -> None:
+    run = cli("evaluate", tmp_path / "nowhere")
+    assert run.status == 1
+    assert "nowhere: no such folder" in run.err

@@ -155,5 +155,5 @@ def test_not_a_folder(tmp_path: Path) -> None:
     touch(tmp_path, "a.jpg")
     with pytest.raises(DatasetError, match="not a folder"):
         read_labelled(tmp_path / "a.jpg")
-    with pytest.raises(DatasetError, match="not a folder"):
+    with pytest.raises(DatasetError, match="missing: no such folder"):
         read_labelled(tmp_path / "missing")

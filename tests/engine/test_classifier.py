@@ -197,3 +197,12 @@ def test_result_as_a_dict(lite0_classifier: Classifier, photos: list[Path]) -> N
 def test_batch_size_must_be_positive(lite0_model: LoadedModel) -> None:
     with pytest.raises(ConfigError, match="batch size"):
         Classifier(lite0_model, batch_size=0, backend=TorchBackend(lite0_model.module))
+
+
+def test_preprocessed_arrays_are_accepted_as_model_ready(lite0_classifier, example_photo_paths):
+    path = example_photo_paths["coffee"]
+    ready = lite0_classifier.preprocess(path)
+    assert ready.dtype == np.float32 and ready.shape == (3, 224, 224)
+    from_array = lite0_classifier.predict(ready)
+    from_path = lite0_classifier.predict(path)
+    assert [p.index for p in from_array] == [p.index for p in from_path]

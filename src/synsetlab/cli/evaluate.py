@@ -115,7 +115,7 @@ def evaluate(
     if fmt is ReportFormat.json:
         emit(json.dumps(summary, indent=2) + "\n", output)
     else:
-        emit(render_tables([_summary_table(summary)]), output)
+        emit(render_tables(_summary_table(summary)), output)
     finish(summary["num_failed"], summary["num_images"] + summary["num_failed"])
 
 
@@ -153,23 +153,24 @@ def _compare(
     if fmt is ReportFormat.json:
         emit(json.dumps(result, indent=2) + "\n", output)
     else:
-        emit(render_tables([_compare_table(result)]), output)
+        title = f"{result['models'][0]} vs {result['models'][1]} on {result['data']}"
+        emit(render_tables([title, _compare_table(result)]), output)
     failed = max(result["a"]["num_failed"], result["b"]["num_failed"])
     finish(failed, result["paired_images"] + failed)
 
 
-def _summary_table(summary: dict[str, Any]) -> Any:
+def _summary_table(summary: dict[str, Any]) -> list[str | Table]:
     title = f"{summary['model']} on {summary['data']}"
     keys = HEADLINE + (DIAGNOSTIC_ROWS if "report" in summary else ())
     rows = [(key, "n/a" if summary[key] is None else summary[key]) for key in keys]
     if "report" in summary:
         rows.append(("report", summary["report"]))
-    return metrics_table(title, rows)
+    return [title, metrics_table(rows)]
 
 
 def _compare_table(result: dict[str, Any]) -> Table:
     a, b = result["models"]
-    table = Table(title=f"{a} vs {b} on {result['data']}", title_justify="left")
+    table = Table()
     for name, justify in (("metric", "left"), (a, "right"), (b, "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for key in (*HEADLINE, "hierarchical_cost", "same_parent_share", "ece"):

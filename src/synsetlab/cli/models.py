@@ -17,7 +17,7 @@ def list_models() -> None:
     for name in bundled_models():
         label = name + (" (default)" if name == DEFAULT_MODEL else "")
         rows.append((label, str(create_model(name).preprocessing)))
-    emit(render_tables([metrics_table("bundled models", rows)]), None)
+    emit(render_tables([metrics_table(rows, columns=("bundled model", "preprocessing"))]), None)
 
 
 @app.command()

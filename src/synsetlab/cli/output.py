@@ -40,10 +40,13 @@ def render_tables(tables: Sequence[Table | str]) -> str:
     return buffer.getvalue()
 
 
-def metrics_table(title: str, rows: Sequence[tuple[str, Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+def metrics_table(
+    rows: Sequence[tuple[str, Any]], columns: tuple[str, str] = ("metric", "value")
+) -> Table:
+    """A two-column table; its title goes on a line of its own (a rich title would wrap)."""
+    table = Table()
+    table.add_column(columns[0])
+    table.add_column(columns[1], justify="right")
     for name, value in rows:
         table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
     return table

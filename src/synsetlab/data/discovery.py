@@ -43,7 +43,10 @@ def find_images(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
     found: list[Path] = []
     for item in inputs:
         for path in _expand(str(item)):
-            found.extend(walk_folder(path) if path.is_dir() else [path])
+            images = walk_folder(path) if path.is_dir() else [path]
+            if not images:
+                logger.warning("the folder %s holds no image files", path)
+            found.extend(images)
     return list(dict.fromkeys(found))
 
 

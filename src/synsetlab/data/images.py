@@ -113,6 +113,12 @@ def _upright(image: Image.Image) -> Image.Image:
 def _check_not_empty(path: Path) -> None:
     try:
         size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise ImageLoadError(
+            path,
+            "cannot read the file (No such file or directory): no file or folder by this "
+            "name, and no file matches it as a pattern",
+        ) from exc
     except OSError as exc:
         raise ImageLoadError(path, f"cannot read the file ({exc.strerror or exc})") from exc
     if size == 0:

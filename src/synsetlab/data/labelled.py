@@ -59,6 +59,8 @@ def read_labelled(
 
 
 def _read_any(data: Path, labels: Path | None) -> list[LabelledImage]:
+    if not data.exists():
+        raise DatasetError(f"{data}: no such folder; expected a folder of labelled images")
     if not data.is_dir():
         raise DatasetError(f"{data}: expected a folder of images, but it is not a folder")
     # A solution file found beside class folders (Kaggle's sits at the top of its tree)

@@ -101,8 +101,11 @@ class Classifier:
             return self.load_array(Path(item))
         if is_tensor(item):
             return self._tensor_array(item)
+        if isinstance(item, np.ndarray) and item.ndim == 3 and item.dtype.kind == "f":
+            return np.asarray(item, dtype=np.float32)  # what preprocess() returned earlier
         raise ConfigError(
-            f"expected a file path, a Pillow image or a torch tensor, got {type(item).__name__}"
+            "expected a file path, a Pillow image, a torch tensor or a preprocessed CHW float "
+            f"array, got {type(item).__name__}"
         )
 
     def load_array(self, path: Path) -> np.ndarray:

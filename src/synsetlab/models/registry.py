@@ -54,6 +54,11 @@ def _dispatch(name: str, allow_download: bool) -> LoadedModel:
         return hub.create_torchvision(bare, allow_download)
     if family in ("", "timm") and hub.is_timm_model(bare):
         return hub.create_timm(bare, allow_download)
+    if Path(name).suffix.lower() == ".onnx":
+        raise ModelNotFoundError(
+            f"{name}: an exported ONNX graph is for other runtimes; pass the .synsetlab model "
+            "file (or a model name) as --model"
+        )
     raise ModelNotFoundError(
         f"unknown model {name!r}: expected one of the bundled models {bundled_models()}, "
         "a torchvision classifier name (e.g. resnet50) or a timm model name "
