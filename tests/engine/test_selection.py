@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from synsetlab.engine import onnx_cache, selection
@@ -119,13 +120,25 @@ def test_auto_on_a_gpu_uses_pytorch(
             made.append(device)
 
     monkeypatch.setattr(selection, "TorchBackend", Recorder)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no GPU here: pretend
     with caplog.at_level(logging.INFO, logger=LOGGER):
         create_backend(tiny, "auto", "cuda")
     assert made == ["cuda"]
     assert "PyTorch eager on cuda (auto: the device is cuda)" in caplog.text
 
 
-def test_onnxruntime_is_for_the_cpu_only(tiny: LoadedModel) -> None:
+def test_devices_are_checked(tiny: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no CUDA GPU is visible"):
+        create_backend(tiny, "torch", "cuda")
+    with pytest.raises(ConfigError, match="unknown device 'gpu'"):
+        create_backend(tiny, "torch", "gpu")
+
+
+def test_onnxruntime_is_for_the_cpu_only(
+    tiny: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     with pytest.raises(ConfigError, match="--device cpu"):
         create_backend(tiny, "onnxruntime", "cuda")
 
