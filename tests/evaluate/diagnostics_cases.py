@@ -13,6 +13,18 @@ from synsetlab.models.classes import ClassList
 
 REPO = Path(__file__).resolve().parents[2]
 
+# Three classes; five images of apple (0) and banana (1); cherry (2) has no image but is
+# guessed once. First guesses: apple, apple, banana | banana, cherry.
+ABC = ClassList.from_names(["apple", "banana", "cherry"])
+PROBS = [
+    [0.7, 0.2, 0.1],
+    [0.5, 0.3, 0.2],
+    [0.3, 0.6, 0.1],
+    [0.1, 0.8, 0.1],
+    [0.1, 0.3, 0.6],
+]
+TRUTH = [0, 0, 0, 1, 1]
+
 
 def from_probs(
     probs: Sequence[Sequence[float]],

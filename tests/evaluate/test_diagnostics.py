@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from diagnostics_cases import from_probs, from_ranked
+from diagnostics_cases import ABC, PROBS, TRUTH, from_probs, from_ranked
 
 from synsetlab.errors import ConfigError
 from synsetlab.evaluate.diagnostics import (
@@ -18,19 +18,6 @@ from synsetlab.evaluate.diagnostics import (
 )
 from synsetlab.models.classes import ClassList, imagenet_classes
 from synsetlab.wordnet.hierarchy import Synset, WordNetHierarchy
-
-ABC = ClassList.from_names(["apple", "banana", "cherry"])
-
-# Five images of apple (0) and banana (1); cherry (2) has no image but is guessed once.
-# First guesses: apple, apple, banana | banana, cherry.
-PROBS = [
-    [0.7, 0.2, 0.1],
-    [0.5, 0.3, 0.2],
-    [0.3, 0.6, 0.1],
-    [0.1, 0.8, 0.1],
-    [0.1, 0.3, 0.6],
-]
-TRUTH = [0, 0, 0, 1, 1]
 
 
 def test_per_class_figures_and_missing_class_keep_their_index() -> None:

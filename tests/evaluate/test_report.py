@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from diagnostics_cases import from_probs, from_ranked, write_jpeg
+from diagnostics_cases import ABC, PROBS, TRUTH, from_probs, from_ranked, write_jpeg
 from PIL import Image
 
 from synsetlab.evaluate.diagnostics import Diagnostics, diagnose
@@ -20,15 +20,6 @@ from synsetlab.evaluate.plots import matrix_classes
 from synsetlab.evaluate.report import write_report
 from synsetlab.models.classes import ClassList, imagenet_classes
 
-ABC = ClassList.from_names(["apple", "banana", "cherry"])
-PROBS = [
-    [0.7, 0.2, 0.1],
-    [0.5, 0.3, 0.2],
-    [0.3, 0.6, 0.1],
-    [0.1, 0.8, 0.1],
-    [0.1, 0.3, 0.6],
-]
-TRUTH = [0, 0, 0, 1, 1]
 COLOURS = [(200, 30, 30), (30, 200, 30), (255, 0, 255), (30, 30, 200), (0, 255, 255)]
 FILES = {
     "index.html",
