@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from safetensors.torch import save as save_tensors
 from synsetlab.data.images import load_image
 from synsetlab.engine.classifier import chunks, prefetch
 from synsetlab.engine.onnx_export import export_onnx
+from synsetlab.engine.selection import available_cores
 from synsetlab.errors import DatasetError, ImageLoadError
 from synsetlab.fileio import atomic_write_bytes
 from synsetlab.models.base import LoadedModel
@@ -244,7 +244,7 @@ def run_trunk(
 
     Decoding runs ahead in a thread pool while ``runner.lanes`` batches are in the trunk.
     """
-    workers = max(1, os.cpu_count() or 1)
+    workers = available_cores()
     outputs: dict[int, list[np.ndarray | None]] = {}
     failures: list[tuple[str, str]] = []
 

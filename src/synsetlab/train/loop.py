@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -29,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from synsetlab.engine.classifier import prefetch
+from synsetlab.engine.selection import available_cores
 from synsetlab.models.preprocessing import Preprocessing
 from synsetlab.train.augment import Augmentation, train_view, view_rng
 from synsetlab.train.data import Sample
@@ -137,7 +137,7 @@ class StreamedData:
     ) -> None:
         self.train, self.val, self.pre, self.seed = train, val, pre, seed
         self.device, self.load_eval, self.max_pixels = device, load_eval, max_pixels
-        self.workers = max(1, os.cpu_count() or 1)
+        self.workers = available_cores()
         self.augmentation = Augmentation()
         self.num_train = len(train)
 
