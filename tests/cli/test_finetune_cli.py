@@ -14,6 +14,9 @@ from PIL import Image
 
 from synsetlab.models import create_model
 
+# A small, fast run: the smallest base model, tiny batches, one cached view, eager PyTorch.
+QUICK = ("--model", "efficientnet_lite0", "--batch-size", "4", "--views", "1", "--engine", "torch")
+
 
 def stripes(vertical: bool, seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
@@ -57,22 +60,7 @@ def model_file(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_finetune_command_prints_where_everything_is(cli: Cli, photos: Path, tmp_path: Path):
     output = tmp_path / "m.synsetlab"
-    run = cli(
-        "finetune",
-        photos,
-        "--output",
-        output,
-        "--model",
-        "efficientnet_lite0",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "4",
-        "--views",
-        "1",
-        "--engine",
-        "torch",
-    )
+    run = cli("finetune", photos, "--output", output, "--epochs", "2", *QUICK)
     assert run.status == 0, run.err
     assert f"model file   {output}" in run.out and "classes      1, 10" in run.out
     assert "best epoch" in run.out and str(tmp_path / "m.run" / "metrics.csv") in run.out
@@ -137,22 +125,7 @@ def test_unreadable_images_give_status_3_and_are_named(cli: Cli, photos: Path, t
     data = tmp_path / "data"
     shutil.copytree(photos, data)
     (data / "train" / "1" / "page.jpg").write_text("<!doctype html><html></html>")
-    run = cli(
-        "finetune",
-        data,
-        "-o",
-        tmp_path / "m.synsetlab",
-        "-m",
-        "efficientnet_lite0",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "4",
-        "--views",
-        "1",
-        "--engine",
-        "torch",
-    )
+    run = cli("finetune", data, "-o", tmp_path / "m.synsetlab", "--epochs", "1", *QUICK)
     assert run.status == 3
     assert "page.jpg" in run.err and "HTML" in run.err
     assert "1 of 15 inputs could not be used" in run.err

@@ -25,6 +25,19 @@ PROBS = [
 ]
 TRUTH = [0, 0, 0, 1, 1]
 
+# Four guesses at a tabby photo, each with a different first guess: tabby (cost 0), tiger cat
+# (1), lynx (2), leopard (3). Hand-checked in WordNet 3.0: tabby and tiger cat are both children
+# of domestic cat, whose children are all leaves (height 1); lynx is a wildcat, and
+# cat = {domestic cat, wildcat} has height 2; leopard is a big cat, and feline = {cat, big cat}
+# has height 3.
+TABBY, TIGER_CAT, LYNX, LEOPARD = 281, 282, 287, 288
+CAT_GUESSES = [
+    [TABBY, TIGER_CAT, LYNX, LEOPARD, 0],
+    [TIGER_CAT, LEOPARD, LYNX, 0, 1],
+    [LYNX, LEOPARD, 0, 1, 2],
+    [LEOPARD, 0, 1, 2, 3],
+]
+
 
 def from_probs(
     probs: Sequence[Sequence[float]],

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from diagnostics_cases import ABC, PROBS, TRUTH, from_probs, from_ranked
+from diagnostics_cases import ABC, CAT_GUESSES, PROBS, TABBY, TRUTH, from_probs, from_ranked
 
 from synsetlab.errors import ConfigError
 from synsetlab.evaluate.diagnostics import (
@@ -144,18 +144,7 @@ def test_hierarchical_cost_on_a_hand_drawn_tree() -> None:
 
 
 def test_hierarchical_cost_on_imagenet_cats() -> None:
-    classes = imagenet_classes()
-    tabby, tiger_cat, lynx, leopard = 281, 282, 287, 288
-    # Hand-checked in WordNet 3.0: tabby and tiger cat are both children of domestic cat, whose
-    # children are all leaves (height 1); lynx is a wildcat, and cat = {domestic cat, wildcat}
-    # has height 2; leopard is a big cat, and feline = {cat, big cat} has height 3.
-    ranked = [
-        [tabby, tiger_cat, lynx, leopard, 0],
-        [tiger_cat, leopard, lynx, 0, 1],
-        [lynx, leopard, 0, 1, 2],
-        [leopard, 0, 1, 2, 3],
-    ]
-    evaluation = from_ranked(ranked, [tabby] * 4, classes)
+    evaluation = from_ranked(CAT_GUESSES, [TABBY] * 4, imagenet_classes())
     diagnostics = diagnose(evaluation)
     assert diagnostics.hierarchy.costs == (0, 1, 2, 3)
     assert diagnostics.headline()["hierarchical_cost"] == pytest.approx(1.5)

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from diagnostics_cases import ABC, PROBS, TRUTH, from_probs, from_ranked, write_jpeg
+from diagnostics_cases import (
+    ABC,
+    CAT_GUESSES,
+    PROBS,
+    TABBY,
+    TRUTH,
+    from_probs,
+    from_ranked,
+    write_jpeg,
+)
 from PIL import Image
 
 from synsetlab.evaluate.diagnostics import Diagnostics, diagnose
@@ -167,14 +176,7 @@ def test_hierarchical_cost_not_applicable_reads_n_a(toy: Diagnostics, tmp_path: 
 
 
 def test_hierarchical_section_for_imagenet_classes(tmp_path: Path) -> None:
-    tabby, tiger_cat, lynx, leopard = 281, 282, 287, 288
-    ranked = [
-        [tabby, tiger_cat, lynx, leopard, 0],
-        [tiger_cat, leopard, lynx, 0, 1],
-        [lynx, leopard, 0, 1, 2],
-        [leopard, 0, 1, 2, 3],
-    ]
-    diagnostics = diagnose(from_ranked(ranked, [tabby] * 4, imagenet_classes()))
+    diagnostics = diagnose(from_ranked(CAT_GUESSES, [TABBY] * 4, imagenet_classes()))
     text = write_report(diagnostics, tmp_path).read_text(encoding="utf-8")
     words = html.unescape(re.sub(r"<[^>]+>", " ", text))
     assert re.search(r"1\.50\s+mean hierarchical cost", words)
